@@ -86,8 +86,28 @@ function fixedShardings(program: Program, opts: PropagationOptions): Map<number,
   return fixed;
 }
 
+/**
+ * A pure function of shardings, remembered by object identity. Shardings are immutable, and
+ * a value keeps the same sharding object until it is refined, so every sweep after the
+ * first repeats most calls; each call is O(devices), which matters on thousands of cores.
+ */
+function memoByIdentity<K extends object, R>(f: (a: K, b: HloSharding) => R): (a: K, b: HloSharding) => R {
+  const cache = new WeakMap<K, Map<HloSharding, R>>();
+  return (a, b) => {
+    let m = cache.get(a);
+    if (!m) cache.set(a, (m = new Map()));
+    if (m.has(b)) return m.get(b)!;
+    const r = f(a, b);
+    m.set(b, r);
+    return r;
+  };
+}
+
 export function propagateShardings(program: Program, opts: PropagationOptions = {}): PropagationResult {
   const fixed = fixedShardings(program, opts);
+  const forwardOf = memoByIdentity((l: ShardingLink, s: HloSharding) => l.forward(s));
+  const backwardOf = memoByIdentity((l: ShardingLink, s: HloSharding) => l.backward(s));
+  const merge = memoByIdentity((a: HloSharding, b: HloSharding) => mergeShardings(a, b));
   const current = new Map<number, HloSharding>(fixed);
   const links = new Map<Equation, ShardingLink[]>();
   for (const eq of program.equations) {
@@ -104,7 +124,7 @@ export function propagateShardings(program: Program, opts: PropagationOptions = 
       current.set(id, candidate);
       return true;
     }
-    const merged = mergeShardings(old, candidate);
+    const merged = merge(old, candidate);
     const next = merged && isMoreSpecific(merged, old) ? merged : isMoreSpecific(candidate, old) && !merged ? candidate : undefined;
     if (!next) return false;
     current.set(id, next);
@@ -122,7 +142,7 @@ export function propagateShardings(program: Program, opts: PropagationOptions = 
           for (const l of ls) {
             if (l.output !== k || l.forwardLevel > level) continue;
             const s = shardingOfAtom(eq.inputs[l.operand]!);
-            const c = s && l.forward(s);
+            const c = s && forwardOf(l, s);
             if (c) cands.push(c);
           }
           if (offer(v.id, combineCandidates(cands))) changed = true;
@@ -137,7 +157,7 @@ export function propagateShardings(program: Program, opts: PropagationOptions = 
           for (const l of ls) {
             if (l.operand !== i || l.backwardLevel > level) continue;
             const s = current.get(eq.outputs[l.output]!.id);
-            const c = s && l.backward(s);
+            const c = s && backwardOf(l, s);
             if (c) cands.push(c);
           }
           if (offer(a.id, combineCandidates(cands))) changed = true;

@@ -127,10 +127,18 @@ export class HloSharding {
     return this.replicateOnLastTileDim ? this.tileAssignmentDims[this.tileAssignmentDims.length - 1]! : 1;
   }
 
+  /** Position of each device in tileAssignmentDevices, built on first use (tileIndex is called per device). */
+  #positions: Map<number, number> | undefined;
+
+  private devicePosition(device: number): number {
+    if (!this.#positions) this.#positions = new Map(this.tileAssignmentDevices.map((d, i) => [d, i]));
+    return this.#positions.get(device) ?? -1;
+  }
+
   /** Tile index (one entry per data dim) of `device`; zeros for an untiled sharding. */
   tileIndex(device: number, rank = this.dataRank): number[] {
     if (!this.isTiled) return new Array<number>(rank).fill(0);
-    const pos = this.tileAssignmentDevices.indexOf(device);
+    const pos = this.devicePosition(device);
     if (pos < 0) throw new ShardingError(`device ${device} is not in the tile assignment of ${this.toString()}`);
     const dims = this.tileAssignmentDims;
     const idx = new Array<number>(dims.length);
