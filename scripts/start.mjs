@@ -104,9 +104,11 @@ async function main() {
   const submit = spawnSync(process.execPath, [cli, 'submit', 'matmul', '--name', 'demo', '--wait', '--logs', '--data-dir', dataDir], { stdio: 'inherit' });
   const info = readInfo(dataDir);
   const http = info ? `http://${info.host.includes(':') ? `[${info.host}]` : info.host}:${info.port}` : 'http://127.0.0.1:8470';
-  const t = `node ${cli}`;
+  const isDefaultDir = dataDir === resolve(process.env.TPUSIM_DATA_DIR ?? join(homedir(), '.tpusim'));
+  const t = `node ${cli}${isDefaultDir ? '' : ` <command> ... --data-dir ${dataDir}`}`;
   console.log(`
-where to look (tpusim = ${t}; add --data-dir ${dataDir} if you moved it):
+where to look (tpusim = ${t}):
+  live page    ${http}/   (paste the token when it asks)
   job API      ${info?.url ?? '(coordinator not found)'}   token in ${join(dataDir, 'token')}
   metrics      curl ${http}/metrics | grep ^tpusim_
   health       curl ${http}/healthz

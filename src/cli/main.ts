@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 /**
  * The tpusim command line: a small dispatcher. Each command parses its own flags
- * (node:util parseArgs) and returns an exit code; add a command by adding an entry.
+ * (node:util parseArgs), has --help, and returns an exit code: 0 ok, 1 a job failed (or
+ * the command could not do its work), 2 usage. Add a command by adding an entry.
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { demoCommand } from './demo.js';
+import { EXIT_JOB_FAILED, EXIT_USAGE, UsageError } from './format.js';
+import { cancelCommand, jobsCommand, logsCommand, resultCommand, statusCommand, workloadsCommand } from './jobs.js';
+import { programCommand } from './program.js';
+import { submitCommand } from './submit.js';
+import { upCommand } from './up.js';
 
 export interface Command {
   readonly name: string;
@@ -14,7 +20,25 @@ export interface Command {
   run(argv: readonly string[]): Promise<number> | number;
 }
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [
+  upCommand,
+  submitCommand,
+  jobsCommand,
+  statusCommand,
+  logsCommand,
+  programCommand,
+  resultCommand,
+  cancelCommand,
+  workloadsCommand,
+  demoCommand,
+];
+
+/** node:util parseArgs failures (unknown flag, missing value) are usage errors too. */
+function isUsageError(e: unknown): boolean {
+  if (e instanceof UsageError) return true;
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS');
+}
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -32,18 +56,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     console.log(usage());
-    return name === undefined ? 1 : 0;
+    return name === undefined ? EXIT_USAGE : 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) {
     console.error(`tpusim: unknown command ${JSON.stringify(name)}\n\n${usage()}`);
-    return 2;
+    return EXIT_USAGE;
   }
   try {
     return await command.run(rest);
   } catch (e) {
-    console.error(`tpusim ${name}: ${e instanceof Error ? e.message : String(e)}`);
-    return 1;
+    const message = e instanceof Error ? e.message : String(e);
+    if (isUsageError(e)) {
+      console.error(`tpusim ${name}: ${message}\nrun 'tpusim ${name} --help' for its options`);
+      return EXIT_USAGE;
+    }
+    console.error(`tpusim ${name}: ${message}`);
+    return EXIT_JOB_FAILED;
   }
 }
 

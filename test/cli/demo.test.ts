@@ -67,7 +67,7 @@ describe('tpusim demo', () => {
       expect(await main(['demo', '--help'])).toBe(0);
       expect(await main(['demo', '--topology', 'v9-8'])).toBe(1);
       expect(errors.join('\n')).toMatch(/unknown TPU generation "v9"/);
-      expect(await main(['demo', '--bogus'])).toBe(1);
+      expect(await main(['demo', '--bogus'])).toBe(2);
     } finally {
       console.error = error;
       console.log = log;
