@@ -7,6 +7,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { demoCommand } from './demo.js';
+import { estimateCommand } from './estimate.js';
 import { EXIT_JOB_FAILED, EXIT_USAGE, UsageError } from './format.js';
 import { cancelCommand, jobsCommand, logsCommand, resultCommand, statusCommand, workloadsCommand } from './jobs.js';
 import { programCommand } from './program.js';
@@ -31,6 +32,7 @@ export const COMMANDS: readonly Command[] = [
   cancelCommand,
   workloadsCommand,
   demoCommand,
+  estimateCommand,
 ];
 
 /** node:util parseArgs failures (unknown flag, missing value) are usage errors too. */

@@ -3,6 +3,9 @@
  * cancellation, progress and log streams, checkpoints in its data dir, and the device side
  * (arrays and execution) of its JobRun.
  *
+ * A sharded jit's partitioned program is recorded per core in the data dir when it is
+ * compiled (programs.ts), and a log line names where.
+ *
  * Checkpoints are msgpack (msgpackr with moreTypes, so typed arrays come back typed),
  * written to a temporary file and renamed, so a crash mid-write leaves the last good one.
  */
@@ -12,7 +15,10 @@ import { Packr } from 'msgpackr';
 import type { DeviceMesh } from '../collectives/mesh.js';
 import type { TensorView } from '../tpu/tensor.js';
 import type { Tensor } from '../program/tracer.js';
+import type { CompiledSpmd } from '../gspmd/partitioner/compile.js';
+import { isCollectiveEquation } from '../program/ir.js';
 import type { JobRun } from './job_run.js';
+import { PROGRAMS_DIR, programFileStem, writeProgramDumps } from './programs.js';
 import {
   type DeviceArray,
   type DeviceFunctionRef,
@@ -24,7 +30,7 @@ import {
   type RunOnCoresOptions,
   type RunOnCoresResult,
 } from './plugin.js';
-import type { PartitionSpec } from './sharding.js';
+import type { PartitionSpec, SpecLike } from './sharding.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.msgpack';
 
@@ -41,6 +47,8 @@ export class PodJobContext implements JobContext {
   readonly jobId: string;
   readonly mesh: DeviceMesh;
   readonly signal: AbortSignal;
+  /** File names of the programs recorded so far (a name compiled twice, e.g. for new shapes, gets a suffix). */
+  private readonly programNames = new Set<string>();
 
   constructor(
     private readonly run: JobRun,
@@ -84,7 +92,7 @@ export class PodJobContext implements JobContext {
     return packr.unpack(bytes);
   }
 
-  put(value: TensorView, spec?: PartitionSpec, name?: string): Promise<DeviceArray> {
+  put(value: TensorView, spec?: SpecLike, name?: string): Promise<DeviceArray> {
     return this.run.put(value, spec, name);
   }
 
@@ -105,10 +113,26 @@ export class PodJobContext implements JobContext {
   }
 
   jit(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], opts?: JitOptions): JittedOnMesh {
-    return this.run.jit(fn, opts);
+    return this.run.jit(fn, opts, (name, compiled) => this.recordProgram(name, compiled));
   }
 
   shardMap(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], inSpecs: readonly PartitionSpec[], outSpecs: readonly PartitionSpec[]): JittedOnMesh {
     return this.run.shardMap(fn, inSpecs, outSpecs);
+  }
+
+  /** Writes each core's dump of a freshly partitioned program to the data dir and logs where. */
+  private async recordProgram(label: string, compiled: CompiledSpmd): Promise<void> {
+    const stem = programFileStem(label);
+    let name = stem;
+    for (let i = 2; this.programNames.has(name); i++) name = `${stem}-${i}`;
+    this.programNames.add(name);
+    await writeProgramDumps(this.hooks.jobDir, name, compiled, this.mesh.devices);
+    const p = compiled.partitioned;
+    const collectives = p.program.equations.filter((eq) => isCollectiveEquation(eq) && eq.op !== 'axis_index').length;
+    const meshText = this.mesh.axisNames.map((a, i) => `${a}=${this.mesh.shape[i]}`).join(', ');
+    this.log(
+      `compiled ${name} over mesh (${meshText}): ${p.program.equations.length} ops per core, ${collectives} collectives; ` +
+        `per-core programs in ${PROGRAMS_DIR}/${name}.core<N>.txt (tpusim program ${this.jobId} --name ${name} --core N)`,
+    );
   }
 }

@@ -17,8 +17,11 @@ import { itemsize, typedArrayView } from '../tpu/dtype.js';
 import { type AbstractValue, type TensorView, hostTensor, sizeOf } from '../tpu/tensor.js';
 import type { Program } from '../program/ir.js';
 import { Tensor, trace } from '../program/tracer.js';
+import { jit as gspmdJit } from '../gspmd/api.js';
+import { Mesh } from '../gspmd/mesh.js';
+import type { CompiledSpmd } from '../gspmd/partitioner/compile.js';
 import { shardMap as gspmdShardMap } from '../gspmd/shard_map.js';
-import { PartitionSpec as GspmdPartitionSpec } from '../gspmd/sharding.js';
+import { NamedSharding, PartitionSpec as GspmdPartitionSpec } from '../gspmd/sharding.js';
 import type { AllocReply, ArrayPlacement, ExecReply } from '../worker/protocol.js';
 import { type Actor, ActorLostError, CoreTaskError } from './actor.js';
 import type {
@@ -30,7 +33,22 @@ import type {
   RunOnCoresOptions,
   RunOnCoresResult,
 } from './plugin.js';
-import { type PartitionSpec, ShardingError, blockOf, extractBlock, formatSpec, globalShape, insertBlock, localShape } from './sharding.js';
+import {
+  type PartitionSpec,
+  type SpecLike,
+  ShardingError,
+  blockOf,
+  extractBlock,
+  formatSpec,
+  globalShape,
+  insertBlock,
+  localShape,
+  specOfHloSharding,
+  toPartitionSpec,
+} from './sharding.js';
+
+/** Told once per input signature when a sharded jit is partitioned (the job context records its per-core dump). */
+export type OnCompiled = (name: string, compiled: CompiledSpmd) => Promise<void>;
 
 interface ArrayRecord {
   readonly array: DeviceArray;
@@ -121,8 +139,9 @@ export class JobRun {
 
   // ---- device arrays ---------------------------------------------------------------------
 
-  async put(value: TensorView, spec: PartitionSpec = [], name = 'array'): Promise<DeviceArray> {
+  async put(value: TensorView, specLike: SpecLike = [], name = 'array'): Promise<DeviceArray> {
     this.throwIfFailed();
+    const spec = toPartitionSpec(specLike, this.mesh);
     if (value.data.length !== sizeOf(value.shape)) {
       throw new ShardingError(`put(${name}): data holds ${value.data.length} elements for shape [${value.shape.join(',')}]`);
     }
@@ -190,9 +209,10 @@ export class JobRun {
     return { ...this.timing<R>(replies), outputs };
   }
 
-  jit(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], opts: JitOptions = {}): JittedOnMesh {
-    const cache = new Map<string, Program>();
+  jit(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], opts: JitOptions = {}, onCompiled?: OnCompiled): JittedOnMesh {
     const label = opts.name ?? (fn.name || 'jit');
+    if (opts.inShardings || opts.outShardings) return this.shardedJit(fn, opts, label, onCompiled);
+    const cache = new Map<string, Program>();
     return async (...args: DeviceArray[]): Promise<DeviceArray[]> => {
       this.throwIfFailed();
       args.forEach((a) => this.record(a));
@@ -208,6 +228,64 @@ export class JobRun {
         cache.set(key, program);
       }
       return this.runProgram(program, args, program.outputs.map((_, i) => opts.outSpecs?.[i] ?? []), label);
+    };
+  }
+
+  /**
+   * JAX's jit with in/out shardings: `fn` is traced on the global shapes, shardings are
+   * propagated and the program is partitioned over the job's mesh (src/gspmd), once per
+   * input signature; every core then runs the partitioned program on its shards, with its
+   * collectives moving data between the actors. An argument's sharding is the one it was
+   * put with; an inShardings entry, when given, must match it (there is no implicit
+   * resharding). Outputs are laid out by the partitioner's output shardings.
+   */
+  private shardedJit(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], opts: JitOptions, label: string, onCompiled?: OnCompiled): JittedOnMesh {
+    const mesh = Mesh.fromDeviceMesh(this.mesh);
+    const named = (s: PartitionSpec): NamedSharding => new NamedSharding(mesh, new GspmdPartitionSpec(...s));
+    const outShardings = opts.outShardings?.map((s) => (s === null || s === undefined ? null : named(toPartitionSpec(s, this.mesh))));
+    const cache = new Map<string, { compiled: CompiledSpmd; outSpecs: PartitionSpec[] }>();
+    return async (...args: DeviceArray[]): Promise<DeviceArray[]> => {
+      this.throwIfFailed();
+      args.forEach((a) => this.record(a));
+      if (opts.inShardings && opts.inShardings.length !== args.length) {
+        throw new ShardingError(`jit(${label}): ${args.length} arguments for ${opts.inShardings.length} inShardings`);
+      }
+      args.forEach((a, i) => {
+        const want = opts.inShardings?.[i];
+        if (want === null || want === undefined) return;
+        const spec = toPartitionSpec(want, this.mesh);
+        if (!sameSpec(a.spec, spec, a.shape.length)) {
+          throw new ShardingError(
+            `jit(${label}): argument ${i} is sharded PartitionSpec(${formatSpec(a.spec)}), inShardings[${i}] is PartitionSpec(${formatSpec(spec)}); put it with that spec`,
+          );
+        }
+      });
+      const key = `${signature(args)}|${args.map((a) => formatSpec(a.spec)).join(';')}`;
+      let entry = cache.get(key);
+      if (!entry) {
+        const compiled = gspmdJit(fn, {
+          mesh,
+          inShardings: args.map((a) => named(a.spec)),
+          ...(outShardings ? { outShardings } : {}),
+          name: label,
+        }).compile(...args.map((a) => ({ shape: [...a.shape], dtype: a.dtype })));
+        const p = compiled.partitioned;
+        const outSpecs = p.outShardings.map((h, i) => {
+          const spec = specOfHloSharding(h, this.mesh, p.globalOutAvals[i]!.shape.length);
+          if (!spec) throw new ShardingError(`jit(${label}): output ${i} got sharding ${h.toString()}, which no PartitionSpec over the mesh gives; pass outShardings`);
+          return spec;
+        });
+        p.program.inputs.forEach((v, i) => {
+          if (v.aval.shape.join(',') !== args[i]!.localShape.join(',')) {
+            throw new ShardingError(`jit(${label}): the partitioned program takes [${v.aval.shape.join(',')}] shards for argument ${i}, its arrays hold [${args[i]!.localShape.join(',')}]`);
+          }
+        });
+        entry = { compiled, outSpecs };
+        cache.set(key, entry);
+        if (onCompiled) await onCompiled(label, compiled);
+      }
+      const { compiled, outSpecs } = entry;
+      return this.runProgram(compiled.partitioned.program, args, outSpecs, label, compiled.partitioned.globalOutAvals.map((v) => v.shape));
     };
   }
 
@@ -245,14 +323,23 @@ export class JobRun {
     };
   }
 
-  /** Runs a per-core program on every core; its outputs become arrays laid out by `outSpecs`. */
-  private async runProgram(program: Program, args: readonly DeviceArray[], outSpecs: readonly PartitionSpec[], label: string): Promise<DeviceArray[]> {
+  /**
+   * Runs a per-core program on every core; its outputs become arrays laid out by `outSpecs`,
+   * of `outShapes` when known (an uneven output's global shape does not follow from its shards).
+   */
+  private async runProgram(
+    program: Program,
+    args: readonly DeviceArray[],
+    outSpecs: readonly PartitionSpec[],
+    label: string,
+    outShapes?: readonly (readonly number[])[],
+  ): Promise<DeviceArray[]> {
     const outIds = program.outputs.map((_, i) => this.newId(`${label}.out${i}`));
     const replies = (await this.onAll((a) =>
       a.run({ type: 'program', jobId: this.id, program, inputs: args.map((x) => x.id), outputs: outIds }, this.taskTimeoutMs),
     )) as ExecReply[];
     this.timing(replies);
-    return outIds.map((id, i) => this.adopt(id, String(i), outSpecs[i] ?? [], replies));
+    return outIds.map((id, i) => this.adopt(id, String(i), outSpecs[i] ?? [], replies, outShapes?.[i]));
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -313,7 +400,7 @@ export class JobRun {
   }
 
   /** Registers the per-core outputs `name` of a call as one array laid out by `spec`. */
-  private adopt(id: string, name: string, spec: PartitionSpec, replies: readonly ExecReply[]): DeviceArray {
+  private adopt(id: string, name: string, spec: PartitionSpec, replies: readonly ExecReply[], global?: readonly number[]): DeviceArray {
     const placements: ArrayPlacement[] = replies.map((r, i) => {
       const p = r.outputs.find((o) => o.id === id);
       if (!p) throw new Error(`output '${name}': core ${this.mesh.devices[i]} did not return it`);
@@ -329,7 +416,9 @@ export class JobRun {
     });
     let shape: number[];
     try {
-      shape = globalShape(spec, this.mesh, first.shape);
+      shape = global ? [...global] : globalShape(spec, this.mesh, first.shape);
+      const local = localShape(spec, this.mesh, shape);
+      if (local.join(',') !== first.shape.join(',')) throw new ShardingError(`shards of [${local.join(',')}] make [${shape.join(',')}], the cores made [${first.shape.join(',')}]`);
     } catch (e) {
       throw new ShardingError(`output '${name}' with PartitionSpec(${formatSpec(spec)}): ${(e as Error).message}`);
     }

@@ -14,7 +14,6 @@
  * (ctx.throwIfCancelled) and the job ends STOPPED. A PENDING job is STOPPED at once.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import type { JobHooks } from './job_context.js';
 import { type PodInfo, type WorkloadPlugin, type WorkloadRegistry } from './plugin.js';
 import {
@@ -30,6 +29,7 @@ import {
   issuePath,
 } from './protocol.js';
 import type { JobStore, LogLine, StepMetrics } from './store.js';
+import { jobDirOf } from './programs.js';
 
 /** What the manager needs of the pod (src/coordinator/pod.ts implements it). */
 export interface JobExecutor {
@@ -399,7 +399,7 @@ export class JobManager {
     this.emit({ v: PROTOCOL_VERSION, type: 'state', jobId: job.id, state: 'RUNNING', at });
     const hooks: JobHooks = {
       signal: controller.signal,
-      jobDir: join(this.dataDir, 'jobs', job.id),
+      jobDir: jobDirOf(this.dataDir, job.id),
       onProgress: (step, total, metrics) => this.progress(job, step, total, metrics),
       onLog: (line) => this.log(job, line),
     };

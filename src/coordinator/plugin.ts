@@ -8,7 +8,8 @@
  *   run on every core of the mesh at once with its TensorCore, its shards and a communicator
  *   for collectives between cores (manual SPMD, as the body of a JAX shard_map);
  * - a traced program: ctx.jit (a function of Tensors traced on per-core shapes, the same
- *   Program run on every core) or ctx.shardMap (JAX's shard_map: collectives inside).
+ *   Program run on every core; with in/out shardings, traced on global shapes and
+ *   partitioned by GSPMD) or ctx.shardMap (JAX's shard_map: collectives inside).
  * Device arrays are put and fetched through the cores' shared arenas, never posted.
  */
 import type { z } from 'zod';
@@ -17,9 +18,9 @@ import type { DType } from '../tpu/dtype.js';
 import type { TensorView } from '../tpu/tensor.js';
 import type { Tensor } from '../program/tracer.js';
 import type { DeviceFunctionRef } from '../worker/protocol.js';
-import type { PartitionSpec } from './sharding.js';
+import type { PartitionSpec, SpecLike } from './sharding.js';
 
-export type { PartitionSpec } from './sharding.js';
+export type { PartitionSpec, SpecLike } from './sharding.js';
 export type { DeviceFunctionRef } from '../worker/protocol.js';
 export type { DeviceContext, DeviceFunction } from '../worker/device_context.js';
 
@@ -87,8 +88,17 @@ export interface RunOnCoresResult<R = unknown> {
 }
 
 export interface JitOptions {
-  /** How each output's per-core values form a global array (default: replicated). */
+  /** Without in/out shardings: how each output's per-core values form a global array (default: replicated). */
   readonly outSpecs?: readonly PartitionSpec[];
+  /**
+   * JAX's in_shardings. Given (or outShardings given), the function is traced on global
+   * shapes and partitioned by GSPMD over the job's mesh. An entry must match how its
+   * argument was put; null or a missing list takes the argument's own sharding.
+   */
+  readonly inShardings?: readonly (SpecLike | null | undefined)[];
+  /** JAX's out_shardings; null entries (or none) are left to sharding propagation. */
+  readonly outShardings?: readonly (SpecLike | null | undefined)[];
+  /** The program's name in logs and dumps (default: the function's name). */
   readonly name?: string;
 }
 
@@ -110,8 +120,12 @@ export interface JobContext {
   /** The last checkpoint of this job, or undefined. */
   restore(): Promise<unknown | undefined>;
 
-  /** Splits a host tensor over the mesh by `spec` (JAX PartitionSpec: one entry per dim) into the cores' arenas. */
-  put(value: TensorView, spec?: PartitionSpec, name?: string): Promise<DeviceArray>;
+  /**
+   * Splits a host tensor over the mesh by `spec` (JAX PartitionSpec: one entry per dim) into
+   * the cores' arenas, laid out as the SPMD partitioner lays shards out (an uneven dim's
+   * last shards are padded with zeros).
+   */
+  put(value: TensorView, spec?: SpecLike, name?: string): Promise<DeviceArray>;
   /** Gathers a device array back into one host tensor. */
   get(array: DeviceArray): Promise<TensorView>;
   /** One core's shard of an array, read from its arena. */
@@ -120,7 +134,12 @@ export interface JobContext {
   free(array: DeviceArray): Promise<void>;
   /** Runs a device function on every core of the mesh at once; rejects if any core fails. */
   runOnCores<R = unknown>(fn: DeviceFunctionRef, args?: unknown, opts?: RunOnCoresOptions): Promise<RunOnCoresResult<R>>;
-  /** Traces `fn` on per-core (local) shapes and runs the program on every core. */
+  /**
+   * Without shardings: traces `fn` on per-core (local) shapes and runs the program on every
+   * core. With inShardings/outShardings: JAX's sharded jit, traced on global shapes,
+   * partitioned by GSPMD, and run on every core with its collectives; each partitioned
+   * program's per-core dump is recorded in the job's data dir (`tpusim program <job>`).
+   */
   jit(fn: (...args: Tensor[]) => Tensor | readonly Tensor[], opts?: JitOptions): JittedOnMesh;
   /**
    * JAX's shard_map over the job's mesh: `fn` is traced on per-shard shapes with the mesh

@@ -2,25 +2,55 @@
  * Where each core's piece of a sharded array lies: JAX's PartitionSpec over a DeviceMesh.
  *
  * `spec[d]` names the mesh axis (or axes, major first) that tensor dim d is split over;
- * null or a missing entry leaves the dim whole. A core's block index along dim d is its
- * row-major mesh coordinate over those axes, as jax.sharding.NamedSharding lays shards out.
- * Mesh axes the spec does not use replicate the array: every core along them holds the
- * same block. Dims must divide evenly (uneven shards are GSPMD's padding, layer 4).
+ * null or a missing entry leaves the dim whole. Mesh axes the spec does not use replicate
+ * the array: every core along them holds the same block.
+ *
+ * There is one layout rule, the SPMD partitioner's (src/gspmd/sharding.ts): the spec is
+ * NamedSharding(mesh, spec)'s HloSharding, a core's block index along dim d is its row-major
+ * mesh coordinate over that dim's axes, and a dim of size n split t ways has tiles of
+ * ceil(n / t) elements. Every core's shard has that padded tile shape; the last tiles of an
+ * uneven dim hold fewer real elements (possibly none) and zeros past them, so arrays put
+ * here are exactly what a partitioned program expects as its per-core inputs.
  */
-import { type DeviceMesh, meshCoords } from '../collectives/mesh.js';
+import { type DeviceMesh } from '../collectives/mesh.js';
+import { Mesh } from '../gspmd/mesh.js';
+import { type HloSharding, NamedSharding, PartitionSpec as GspmdPartitionSpec, partitionSpecOf } from '../gspmd/sharding.js';
 import { itemsize } from '../tpu/dtype.js';
 import { type TensorView, sizeOf } from '../tpu/tensor.js';
 
 export type PartitionSpec = readonly (string | readonly string[] | null)[];
 
+/** A spec as the pod's API takes it: a plain PartitionSpec, or layer 4's PartitionSpec or NamedSharding. */
+export type SpecLike = PartitionSpec | GspmdPartitionSpec | NamedSharding;
+
 export class ShardingError extends Error {
   override name = 'ShardingError';
 }
 
-/** A core's block: element start and extent per dim. */
+/** A core's block: where it starts in the global array, its real extent, and its padded (local) shape. */
 export interface Block {
   readonly start: readonly number[];
+  /** Elements of the global array the block holds, per dim (smaller than paddedShape in the last tiles of an uneven dim). */
   readonly shape: readonly number[];
+  /** The shard's shape on the core: the tile shape, the same on every core. */
+  readonly paddedShape: readonly number[];
+}
+
+/** The plain PartitionSpec of `s`; a NamedSharding must be over `mesh`'s axes and devices. */
+export function toPartitionSpec(s: SpecLike, mesh: DeviceMesh): PartitionSpec {
+  if (s instanceof NamedSharding) {
+    const m = s.mesh;
+    const same =
+      m.axisNames.join(',') === mesh.axisNames.join(',') && m.shape.join(',') === mesh.shape.join(',') && m.devices.join(',') === mesh.devices.join(',');
+    if (!same) throw new ShardingError(`${s.toString()} is not over the job's mesh (${mesh.axisNames.map((a, i) => `${a}=${mesh.shape[i]}`).join(', ')})`);
+    return fromGspmdSpec(s.spec);
+  }
+  if (s instanceof GspmdPartitionSpec) return fromGspmdSpec(s);
+  return s;
+}
+
+function fromGspmdSpec(s: GspmdPartitionSpec): PartitionSpec {
+  return s.dims.map((d) => (d === null ? null : d.length === 1 ? d[0]! : [...d]));
 }
 
 /** The mesh axes of each dim, after checking the spec against the mesh and shape. */
@@ -29,19 +59,13 @@ export function specAxes(spec: PartitionSpec, mesh: DeviceMesh, shape: readonly 
     throw new ShardingError(`PartitionSpec(${formatSpec(spec)}) has ${spec.length} entries for a rank-${shape.length} array`);
   }
   const seen = new Set<string>();
-  return shape.map((dim, d) => {
+  return shape.map((_, d) => {
     const e = spec[d] ?? null;
     const axes = e === null ? [] : typeof e === 'string' ? [e] : [...e];
-    let parts = 1;
     for (const a of axes) {
-      const i = mesh.axisNames.indexOf(a);
-      if (i < 0) throw new ShardingError(`PartitionSpec(${formatSpec(spec)}): unknown mesh axis '${a}'; the mesh has (${mesh.axisNames.join(', ')})`);
+      if (!mesh.axisNames.includes(a)) throw new ShardingError(`PartitionSpec(${formatSpec(spec)}): unknown mesh axis '${a}'; the mesh has (${mesh.axisNames.join(', ')})`);
       if (seen.has(a)) throw new ShardingError(`PartitionSpec(${formatSpec(spec)}): mesh axis '${a}' is used twice`);
       seen.add(a);
-      parts *= mesh.shape[i]!;
-    }
-    if (dim % parts !== 0) {
-      throw new ShardingError(`PartitionSpec(${formatSpec(spec)}): dim ${d} of size ${dim} does not divide into ${parts} shards over (${axes.join(', ')})`);
     }
     return axes;
   });
@@ -51,49 +75,50 @@ export function formatSpec(spec: PartitionSpec): string {
   return spec.map((e) => (e === null ? 'None' : typeof e === 'string' ? `'${e}'` : `(${e.map((a) => `'${a}'`).join(', ')})`)).join(', ');
 }
 
-/** The local (per-core) shape of an array of `shape` sharded by `spec`. */
-export function localShape(spec: PartitionSpec, mesh: DeviceMesh, shape: readonly number[]): number[] {
-  const axes = specAxes(spec, mesh, shape);
-  return shape.map((dim, d) => dim / axes[d]!.reduce((p, a) => p * mesh.shape[mesh.axisNames.indexOf(a)]!, 1));
+// Layer 4 meshes are built per DeviceMesh once: NamedSharding caches its HloShardings per Mesh.
+const meshes = new WeakMap<DeviceMesh, Mesh>();
+
+/** The HloSharding `spec` gives a rank-`rank` array over `mesh` (JAX's NamedSharding(mesh, spec)). */
+export function hloShardingOf(spec: PartitionSpec, mesh: DeviceMesh, rank: number): HloSharding {
+  let m = meshes.get(mesh);
+  if (!m) meshes.set(mesh, (m = Mesh.fromDeviceMesh(mesh)));
+  return new NamedSharding(m, new GspmdPartitionSpec(...spec)).toHloSharding(rank);
 }
 
-/** The global shape whose shards are `local` under `spec`. */
-export function globalShape(spec: PartitionSpec, mesh: DeviceMesh, local: readonly number[]): number[] {
-  const shape = local.map((dim, d) => {
-    const e = spec[d] ?? null;
-    const axes = e === null ? [] : typeof e === 'string' ? [e] : e;
-    return dim * axes.reduce((p, a) => {
-      const i = mesh.axisNames.indexOf(a);
-      if (i < 0) throw new ShardingError(`PartitionSpec(${formatSpec(spec)}): unknown mesh axis '${a}'`);
-      return p * mesh.shape[i]!;
-    }, 1);
-  });
+/** The plain PartitionSpec over `mesh` of `sharding`, or undefined when it is no product of mesh axes. */
+export function specOfHloSharding(sharding: HloSharding, mesh: DeviceMesh, rank: number): PartitionSpec | undefined {
+  const s = partitionSpecOf(mesh, sharding, rank);
+  if (!s) return undefined;
+  // Trailing unsplit dims are dropped, as JAX prints specs.
+  const spec = [...fromGspmdSpec(s)];
+  while (spec.length > 0 && spec[spec.length - 1] === null) spec.pop();
+  return spec;
+}
+
+/** The local (per-core, padded) shape of an array of `shape` sharded by `spec`. */
+export function localShape(spec: PartitionSpec, mesh: DeviceMesh, shape: readonly number[]): number[] {
   specAxes(spec, mesh, shape);
-  return shape;
+  return hloShardingOf(spec, mesh, shape.length).tileShape(shape);
+}
+
+/** The global shape whose shards are `local` under `spec`, when the dims divide evenly (an uneven array's shape is not implied by its shards). */
+export function globalShape(spec: PartitionSpec, mesh: DeviceMesh, local: readonly number[]): number[] {
+  const axes = specAxes(spec, mesh, local);
+  return local.map((dim, d) => dim * axes[d]!.reduce((p, a) => p * mesh.shape[mesh.axisNames.indexOf(a)]!, 1));
 }
 
 /** The block of `coreId`. */
 export function blockOf(spec: PartitionSpec, mesh: DeviceMesh, shape: readonly number[], coreId: number): Block {
-  const axes = specAxes(spec, mesh, shape);
-  const coords = meshCoords(mesh, coreId);
-  const start: number[] = [];
-  const local: number[] = [];
-  shape.forEach((dim, d) => {
-    let index = 0;
-    let parts = 1;
-    for (const a of axes[d]!) {
-      const i = mesh.axisNames.indexOf(a);
-      index = index * mesh.shape[i]! + coords[i]!;
-      parts *= mesh.shape[i]!;
-    }
-    const ext = dim / parts;
-    start.push(index * ext);
-    local.push(ext);
-  });
-  return { start, shape: local };
+  specAxes(spec, mesh, shape);
+  const region = hloShardingOf(spec, mesh, shape.length).shardOffset(coreId, shape);
+  return { start: region.offset, shape: region.validShape, paddedShape: region.paddedShape };
 }
 
-/** Calls f(srcOffset, dstOffset, count) for each contiguous row of `block` within `shape` (element offsets; dst is the block's own row-major layout). */
+/**
+ * Calls f(globalOffset, localOffset, count) for each contiguous row of `block`'s real
+ * elements within a global array of `shape` (element offsets; local is the padded shard's
+ * row-major layout).
+ */
 function forEachRow(shape: readonly number[], block: Block, f: (global: number, local: number, count: number) => void): void {
   const r = shape.length;
   if (r === 0) {
@@ -101,16 +126,25 @@ function forEachRow(shape: readonly number[], block: Block, f: (global: number, 
     return;
   }
   const rowLen = block.shape[r - 1]!;
-  const rows = sizeOf(block.shape) / (rowLen || 1);
   if (rowLen === 0 || sizeOf(block.shape) === 0) return;
+  const rows = sizeOf(block.shape) / rowLen;
   const strides = new Array<number>(r);
+  const local = new Array<number>(r);
   strides[r - 1] = 1;
-  for (let d = r - 2; d >= 0; d--) strides[d] = strides[d + 1]! * shape[d + 1]!;
+  local[r - 1] = 1;
+  for (let d = r - 2; d >= 0; d--) {
+    strides[d] = strides[d + 1]! * shape[d + 1]!;
+    local[d] = local[d + 1]! * block.paddedShape[d + 1]!;
+  }
   const idx = new Array<number>(r - 1).fill(0);
   for (let row = 0; row < rows; row++) {
     let g = block.start[r - 1]!;
-    for (let d = 0; d < r - 1; d++) g += (block.start[d]! + idx[d]!) * strides[d]!;
-    f(g, row * rowLen, rowLen);
+    let l = 0;
+    for (let d = 0; d < r - 1; d++) {
+      g += (block.start[d]! + idx[d]!) * strides[d]!;
+      l += idx[d]! * local[d]!;
+    }
+    f(g, l, rowLen);
     for (let d = r - 2; d >= 0; d--) {
       if (++idx[d]! < block.shape[d]!) break;
       idx[d] = 0;
@@ -118,12 +152,13 @@ function forEachRow(shape: readonly number[], block: Block, f: (global: number, 
   }
 }
 
-/** Copies `block` of host tensor `src` into `dst` (the block's elements, row-major). */
+/** Copies `block` of host tensor `src` into `dst` (a shard of the block's padded shape, row-major; zeros in the padding). */
 export function extractBlock(src: TensorView, block: Block, dst: TensorView['data']): void {
+  if (sizeOf(block.shape) !== sizeOf(block.paddedShape)) dst.fill(0);
   forEachRow(src.shape, block, (g, l, n) => dst.set(src.data.subarray(g, g + n), l));
 }
 
-/** Copies `src` (a block's elements, row-major) into `block` of host tensor `dst`. */
+/** Copies the real elements of `src` (a shard of the block's padded shape, row-major) into `block` of host tensor `dst`. */
 export function insertBlock(dst: TensorView, block: Block, src: TensorView['data']): void {
   forEachRow(dst.shape, block, (g, l, n) => dst.data.set(src.subarray(l, l + n), g));
 }

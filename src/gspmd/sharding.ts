@@ -30,6 +30,29 @@ function product(xs: readonly number[]): number {
   return p;
 }
 
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Whether `ids` are distinct non-negative safe integers (a bitmap: shardings are built per op, over thousands of devices). */
+function distinctIds(ids: readonly number[]): boolean {
+  let max = -1;
+  for (const d of ids) {
+    if (!Number.isSafeInteger(d) || d < 0) return false;
+    if (d > max) max = d;
+  }
+  if (max >= 16 * ids.length + 1024) return new Set(ids).size === ids.length;
+  const seen = new Uint8Array(max + 1);
+  for (const d of ids) {
+    if (seen[d]) return false;
+    seen[d] = 1;
+  }
+  return true;
+}
+
 function checkDevices(dims: readonly number[], devices: readonly number[]): void {
   if (dims.some((d) => !Number.isSafeInteger(d) || d < 1)) {
     throw new ShardingError(`HloSharding: tile assignment dims must be positive integers, got [${dims.join(',')}]`);
@@ -37,7 +60,7 @@ function checkDevices(dims: readonly number[], devices: readonly number[]): void
   if (product(dims) !== devices.length) {
     throw new ShardingError(`HloSharding: tile assignment [${dims.join(',')}] needs ${product(dims)} devices, got ${devices.length}`);
   }
-  if (new Set(devices).size !== devices.length || devices.some((d) => !Number.isSafeInteger(d) || d < 0)) {
+  if (!distinctIds(devices)) {
     throw new ShardingError(`HloSharding: tile assignment devices must be distinct non-negative ids, got ${devices.join(',')}`);
   }
 }
@@ -127,12 +150,18 @@ export class HloSharding {
     return this.replicateOnLastTileDim ? this.tileAssignmentDims[this.tileAssignmentDims.length - 1]! : 1;
   }
 
-  /** Position of each device in tileAssignmentDevices, built on first use (tileIndex is called per device). */
-  #positions: Map<number, number> | undefined;
+  /** Position of each device id in tileAssignmentDevices (-1: absent), built on first use (tileIndex is called per device). */
+  #positions: Int32Array | undefined;
 
   private devicePosition(device: number): number {
-    if (!this.#positions) this.#positions = new Map(this.tileAssignmentDevices.map((d, i) => [d, i]));
-    return this.#positions.get(device) ?? -1;
+    if (!this.#positions) {
+      const devs = this.tileAssignmentDevices;
+      let max = 0;
+      for (const d of devs) if (d > max) max = d;
+      this.#positions = new Int32Array(max + 1).fill(-1);
+      devs.forEach((d, i) => (this.#positions![d] = i));
+    }
+    return device >= 0 && device < this.#positions.length ? this.#positions[device]! : -1;
   }
 
   /** Tile index (one entry per data dim) of `device`; zeros for an untiled sharding. */
@@ -179,8 +208,8 @@ export class HloSharding {
       this.kind === other.kind &&
       this.replicateOnLastTileDim === other.replicateOnLastTileDim &&
       this.maximalDevice === other.maximalDevice &&
-      this.tileAssignmentDims.join(',') === other.tileAssignmentDims.join(',') &&
-      this.tileAssignmentDevices.join(',') === other.tileAssignmentDevices.join(',')
+      sameNumbers(this.tileAssignmentDims, other.tileAssignmentDims) &&
+      sameNumbers(this.tileAssignmentDevices, other.tileAssignmentDevices)
     );
   }
 
@@ -273,6 +302,8 @@ export function P(...entries: PartitionEntry[]): PartitionSpec {
   return new PartitionSpec(...entries);
 }
 
+const hloCache = new WeakMap<Mesh, Map<string, HloSharding>>();
+
 /** JAX's `NamedSharding(mesh, spec)`. */
 export class NamedSharding {
   readonly mesh: Mesh;
@@ -293,6 +324,16 @@ export class NamedSharding {
     if (this.spec.length > rank) {
       throw new ShardingError(`${this.spec.toString()} has ${this.spec.length} entries, more than the rank ${rank} of the value`);
     }
+    // Shardings are immutable and this is O(devices): remember it per mesh, spec and rank.
+    let byMesh = hloCache.get(this.mesh);
+    if (!byMesh) hloCache.set(this.mesh, (byMesh = new Map()));
+    const key = `${rank}|${this.spec.toString()}`;
+    let hlo = byMesh.get(key);
+    if (!hlo) byMesh.set(key, (hlo = this.buildHloSharding(rank)));
+    return hlo;
+  }
+
+  private buildHloSharding(rank: number): HloSharding {
     const mesh = this.mesh;
     const dimAxes = Array.from({ length: rank }, (_, i) => (this.spec.dims[i] ?? []).map((a) => mesh.axisIndex(a)));
     const used = new Set(dimAxes.flat());

@@ -26,16 +26,25 @@ export function fromTileFunction(
   const n = product(tileDims);
   if (n === 1) return HloSharding.replicate();
   if (devices.length % n !== 0) return undefined;
-  const groups: number[][] = Array.from({ length: n }, () => []);
-  for (const d of devices) {
+  // A counting sort of the devices by tile, keeping their order within a tile (typed arrays: this runs per op over every device).
+  const tileOfDevice = new Int32Array(devices.length);
+  const count = new Int32Array(n);
+  devices.forEach((d, k) => {
     const idx = tileOf(d);
     let lin = 0;
-    tileDims.forEach((t, i) => (lin = lin * t + idx[i]!));
-    groups[lin]!.push(d);
-  }
+    for (let i = 0; i < tileDims.length; i++) lin = lin * tileDims[i]! + idx[i]!;
+    tileOfDevice[k] = lin;
+    count[lin]!++;
+  });
   const r = devices.length / n;
-  if (groups.some((g) => g.length !== r)) return undefined;
-  return HloSharding.partialTile([...tileDims, r], groups.flat());
+  for (let t = 0; t < n; t++) if (count[t] !== r) return undefined;
+  const ordered = new Array<number>(devices.length);
+  const next = new Int32Array(n);
+  devices.forEach((d, k) => {
+    const t = tileOfDevice[k]!;
+    ordered[t * r + next[t]!++] = d;
+  });
+  return HloSharding.partialTile([...tileDims, r], ordered);
 }
 
 /**
@@ -46,6 +55,8 @@ export function fromTileFunction(
  */
 export function remapDims(s: HloSharding, sourceDim: readonly (number | null)[]): HloSharding | undefined {
   if (!s.isTiled) return s;
+  // The identity correspondence (element-wise ops) keeps the sharding as it is.
+  if (sourceDim.length === s.dataRank && sourceDim.every((src, j) => src === j)) return s;
   const tiles = s.dataTileDims;
   const dims = sourceDim.map((src) => (src === null ? 1 : tiles[src]!));
   return fromTileFunction(dims, s.tileAssignmentDevices, (d) => {
@@ -150,6 +161,8 @@ export function mergeShardings(a: HloSharding, b: HloSharding): HloSharding | un
   if (b.isReplicated) return a;
   if (!a.isTiled || !b.isTiled) return a.equals(b) ? a : undefined;
   if (a.dataRank !== b.dataRank) return undefined;
+  // Equal shardings merge to themselves; checked first because the per-device path below is O(devices).
+  if (a === b || a.equals(b)) return a;
   const devs = a.tileAssignmentDevices;
   const bDevs = new Set(b.tileAssignmentDevices);
   if (devs.length !== bDevs.size || devs.some((d) => !bDevs.has(d))) return undefined;
