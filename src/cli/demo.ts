@@ -20,6 +20,7 @@ import { approxTopKReductionOutputSize } from '../tpu/prims/approx_topk.js';
 import { tensorFrom, toNumbers } from '../tpu/tensor.js';
 import { coreLocation, parseTopology } from '../tpu/topology.js';
 import type { Command } from './main.js';
+import { mulberry32 } from '../tpu/host_rng.js';
 
 export interface DemoOptions {
   readonly topology: string;
@@ -64,17 +65,6 @@ export interface DemoResult {
   readonly trace: readonly TraceEvent[];
 }
 
-/** mulberry32: a small, seeded 32-bit PRNG for reproducible host data. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standard normal samples (Box-Muller), scaled. */
 function normals(rand: () => number, n: number, scale: number): Float64Array {

@@ -12,18 +12,9 @@ import {
   referencePermute,
   referenceReduceScatter,
 } from '../../src/collectives/reference.js';
+import { mulberry32 } from '../../src/tpu/host_rng.js';
 
-/** mulberry32: a small seeded PRNG for reproducible test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng };
 
 /** Integer-valued data small enough that every partial sum is exact in the dtype (bf16: |x| <= 4). */
 export function integerTensor(dtype: DType, shape: readonly number[], seed: number): TensorView {

@@ -6,21 +6,11 @@
  */
 import { type DType, allocHostArray, f32ToBf16Bits } from '../../tpu/dtype.js';
 import type { TensorView } from '../../tpu/tensor.js';
+import { mulberry32 } from '../../tpu/host_rng.js';
 
 /** Integer values in [-VALUE_RANGE, VALUE_RANGE]: with k terms a dot output is at most k·R², exact in f32 for k·R² < 2^24. */
 export const VALUE_RANGE = 2;
 
-/** mulberry32: a small, fast, seeded 32-bit generator. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function integerMatrix(dtype: DType, rows: number, cols: number, seed: number): TensorView {
   const next = mulberry32(seed);

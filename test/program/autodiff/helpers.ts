@@ -2,18 +2,9 @@
 import type { DType } from '../../../src/tpu/dtype.js';
 import { tensorFrom } from '../../../src/tpu/tensor.js';
 import { Tensor } from '../../../src/program/tracer.js';
+import { mulberry32 } from '../../../src/tpu/host_rng.js';
 
-/** mulberry32: a small seeded generator, so every run checks the same inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng };
 
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

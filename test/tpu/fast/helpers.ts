@@ -11,6 +11,7 @@ import { type DType, f32ToBf16Bits, readElement } from '../../../src/tpu/dtype.j
 import type { PrimitiveName, PrimitiveParams } from '../../../src/tpu/ops.js';
 import { primitiveDef } from '../../../src/tpu/primitives.js';
 import { type TensorView, hostTensor } from '../../../src/tpu/tensor.js';
+import { mulberry32 } from '../../../src/tpu/host_rng.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -43,17 +44,7 @@ export function ensureBuilt(): void {
   buildOnce(join(root, 'native', 'build', 'Release', 'tpusim_fast.node'), 'build-native.mjs', ['--quiet-failure']);
 }
 
-/** A small deterministic generator (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng };
 
 /** A tensor of values uniform in [-1, 1) (rounded to the dtype), or from `gen`. */
 export function randomTensor(dtype: DType, shape: readonly number[], next: () => number, gen?: () => number): TensorView {
