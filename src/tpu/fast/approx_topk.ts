@@ -75,21 +75,25 @@ function offer(v: number, i: number, count: number, k: number): number {
  * PartialReduce of row[0..n) into `bins` strided bins: bin b keeps the best of positions
  * b, b + bins, b + 2·bins, ..., ties to the lower position (the earlier chunk).
  */
-function partialReduce(row: Float32Array, base: number, n: number, bins: number): void {
+function partialReduce(row: Float32Array, base: number, n: number, bins: number, best: Float32Array, at: Int32Array): void {
   const first = Math.min(bins, n);
   for (let b = 0; b < first; b++) {
-    binValue[b] = row[base + b]!;
-    binIndex[b] = b;
+    best[b] = row[base + b]!;
+    at[b] = b;
   }
   for (let c = bins; c < n; c += bins) {
     const lim = Math.min(bins, n - c);
     const off = base + c;
     for (let b = 0; b < lim; b++) {
       const v = row[off + b]!;
-      const cur = binValue[b]!;
-      if (v > cur || ((v !== v || v === cur) && compareTotalOrder(v, cur) > 0)) {
-        binValue[b] = v;
-        binIndex[b] = c + b;
+      const cur = best[b]!;
+      if (v > cur) {
+        best[b] = v;
+        at[b] = c + b;
+      } else if ((v !== v || v === cur) && compareTotalOrder(v, cur) > 0) {
+        // NaN (largest) or +0 over -0: the total order's cases that `>` misses
+        best[b] = v;
+        at[b] = c + b;
       }
     }
   }
@@ -132,7 +136,7 @@ export function makeApproxMaxK(): FastKernel<'approx_max_k'> {
         row = src as Float32Array;
         rowBase = base;
       }
-      if (bins > 0) partialReduce(row, rowBase, n, bins);
+      if (bins > 0) partialReduce(row, rowBase, n, bins, binValue, binIndex);
       const outBase = r * outSize;
       if (!params.aggregateToTopk) {
         // The survivors in bin order, unsorted (every element, in order, when nothing was reduced).
