@@ -12,9 +12,9 @@ import {
   referencePermute,
   referenceReduceScatter,
 } from '../../src/collectives/reference.js';
-import { mulberry32 } from '../../src/tpu/host_rng.js';
+import { mulberry32 as rng } from '../../src/tpu/host_rng.js';
 
-export { mulberry32 as rng };
+export { rng };
 
 /** Integer-valued data small enough that every partial sum is exact in the dtype (bf16: |x| <= 4). */
 export function integerTensor(dtype: DType, shape: readonly number[], seed: number): TensorView {

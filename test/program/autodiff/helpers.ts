@@ -2,9 +2,9 @@
 import type { DType } from '../../../src/tpu/dtype.js';
 import { tensorFrom } from '../../../src/tpu/tensor.js';
 import { Tensor } from '../../../src/program/tracer.js';
-import { mulberry32 } from '../../../src/tpu/host_rng.js';
+import { mulberry32 as rng } from '../../../src/tpu/host_rng.js';
 
-export { mulberry32 as rng };
+export { rng };
 
 export function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);

@@ -11,7 +11,7 @@ import { type DType, f32ToBf16Bits, readElement } from '../../../src/tpu/dtype.j
 import type { PrimitiveName, PrimitiveParams } from '../../../src/tpu/ops.js';
 import { primitiveDef } from '../../../src/tpu/primitives.js';
 import { type TensorView, hostTensor } from '../../../src/tpu/tensor.js';
-import { mulberry32 } from '../../../src/tpu/host_rng.js';
+import { mulberry32 as rng } from '../../../src/tpu/host_rng.js';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 
@@ -44,7 +44,7 @@ export function ensureBuilt(): void {
   buildOnce(join(root, 'native', 'build', 'Release', 'tpusim_fast.node'), 'build-native.mjs', ['--quiet-failure']);
 }
 
-export { mulberry32 as rng };
+export { rng };
 
 /** A tensor of values uniform in [-1, 1) (rounded to the dtype), or from `gen`. */
 export function randomTensor(dtype: DType, shape: readonly number[], next: () => number, gen?: () => number): TensorView {

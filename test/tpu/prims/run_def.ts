@@ -2,7 +2,7 @@
 import type { PrimitiveName, PrimitiveParams } from '../../../src/tpu/ops.js';
 import type { PrimitiveDef } from '../../../src/tpu/primitive.js';
 import { type TensorView, hostTensor } from '../../../src/tpu/tensor.js';
-import { mulberry32 } from '../../../src/tpu/host_rng.js';
+import { mulberry32 as seededRandom } from '../../../src/tpu/host_rng.js';
 
 export function runDef<N extends PrimitiveName>(
   def: PrimitiveDef<N>,
@@ -14,4 +14,4 @@ export function runDef<N extends PrimitiveName>(
   return outputs;
 }
 
-export { mulberry32 as seededRandom };
+export { seededRandom };
