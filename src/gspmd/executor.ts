@@ -12,8 +12,8 @@
  */
 import { type AxisGroup, type DeviceMesh, axisGroup } from '../collectives/mesh.js';
 import { type CollectiveName, type CollectivePrimitiveParams, groupSize } from '../collectives/ops.js';
-import type { Atom, Const, Equation, Program } from '../program/ir.js';
-import { isCollectiveEquation } from '../program/ir.js';
+import type { Atom, AtomKey, Equation, Program } from '../program/ir.js';
+import { atomKey, isCollectiveEquation, lastUses } from '../program/ir.js';
 import type { DeviceTensor } from '../tpu/arena.js';
 import type { TensorCore } from '../tpu/core.js';
 import type { PrimitiveName, PrimitiveParams } from '../tpu/ops.js';
@@ -47,18 +47,6 @@ export interface SpmdCommunicator {
   collective(request: CollectiveRequest): CollectiveResult;
 }
 
-type Key = number | Const;
-const keyOf = (a: Atom): Key => (a.kind === 'var' ? a.id : a);
-
-function lastUses(program: Program): Map<Key, number> {
-  const last = new Map<Key, number>();
-  program.equations.forEach((eq, i) => {
-    for (const a of eq.inputs) last.set(keyOf(a), i);
-  });
-  for (const a of program.outputs) last.set(keyOf(a), program.equations.length);
-  return last;
-}
-
 function checkGroup(mesh: DeviceMesh, eq: Equation<CollectiveName>): void {
   groupSize(eq.params);
   eq.params.axes.forEach((a, i) => {
@@ -76,8 +64,8 @@ function checkGroup(mesh: DeviceMesh, eq: Equation<CollectiveName>): void {
  * supplies that collective's outputs. axis_index is answered locally from the mesh.
  */
 export class CoreExecution {
-  private readonly last: Map<Key, number>;
-  private readonly live = new Map<Key, DeviceTensor>();
+  private readonly last: Map<AtomKey, number>;
+  private readonly live = new Map<AtomKey, DeviceTensor>();
   private pc = 0;
   private pending: CollectiveRequest | null = null;
   private finished = false;
@@ -200,7 +188,7 @@ export class CoreExecution {
   }
 
   private read(a: Atom, op: string): DeviceTensor {
-    const k = keyOf(a);
+    const k = atomKey(a);
     let t = this.live.get(k);
     if (!t && a.kind === 'const') {
       t = this.toDevice(a.value, `constant ${shapeToString(a.aval)}`);
@@ -217,7 +205,7 @@ export class CoreExecution {
       else this.core.arena.release(outs[j]!);
     });
     for (const a of eq.inputs) {
-      const k = keyOf(a);
+      const k = atomKey(a);
       if (this.last.get(k) === this.pc) {
         const t = this.live.get(k);
         if (t) {

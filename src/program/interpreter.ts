@@ -11,21 +11,7 @@ import type { DeviceTensor } from '../tpu/arena.js';
 import type { TensorCore } from '../tpu/core.js';
 import type { PrimitiveName, PrimitiveParams } from '../tpu/ops.js';
 import { type TensorView, hostTensor, sameShape, shapeToString } from '../tpu/tensor.js';
-import { type Atom, type Const, type Program, isPrimitiveEquation } from './ir.js';
-
-/** A value's key for liveness: a variable's id, or the Const object itself. */
-type Key = number | Const;
-const keyOf = (a: Atom): Key => (a.kind === 'var' ? a.id : a);
-
-/** For each value, the index of the last equation that reads it; program outputs live to the end. */
-function lastUses(program: Program): Map<Key, number> {
-  const last = new Map<Key, number>();
-  program.equations.forEach((eq, i) => {
-    for (const a of eq.inputs) last.set(keyOf(a), i);
-  });
-  for (const a of program.outputs) last.set(keyOf(a), program.equations.length);
-  return last;
-}
+import { type Atom, type AtomKey, type Program, atomKey, isPrimitiveEquation, lastUses } from './ir.js';
 
 function copyToDevice(core: TensorCore, value: TensorView, label: string): DeviceTensor {
   const t = core.arena.tensor(value.dtype, value.shape, label);
@@ -60,8 +46,8 @@ export function interpret(program: Program, inputs: readonly TensorView[], core:
     throw new InterpreterError(`interpret: ${collective.op} is a collective; run per-core SPMD programs with src/gspmd/spmd_interpreter.ts`);
   }
   const last = lastUses(program);
-  const live = new Map<Key, DeviceTensor>();
-  const release = (k: Key): void => {
+  const live = new Map<AtomKey, DeviceTensor>();
+  const release = (k: AtomKey): void => {
     const t = live.get(k);
     if (!t) return;
     live.delete(k);
@@ -73,7 +59,7 @@ export function interpret(program: Program, inputs: readonly TensorView[], core:
     });
     program.equations.forEach((eq, i) => {
       const ins = eq.inputs.map((a) => {
-        const k = keyOf(a);
+        const k = atomKey(a);
         let t = live.get(k);
         if (!t && a.kind === 'const') {
           t = copyToDevice(core, a.value, `constant ${shapeToString(a.aval)}`);
@@ -88,7 +74,7 @@ export function interpret(program: Program, inputs: readonly TensorView[], core:
         if (last.has(v.id)) live.set(v.id, outs[j]!);
         else core.arena.release(outs[j]!); // dead on arrival
       });
-      for (const a of eq.inputs) if (last.get(keyOf(a)) === i) release(keyOf(a));
+      for (const a of eq.inputs) if (last.get(atomKey(a)) === i) release(atomKey(a));
     });
     return program.outputs.map((a) => (a.kind === 'const' ? copyToHost(a.value) : copyToHost(live.get(a.id)!)));
   } finally {

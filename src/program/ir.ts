@@ -77,3 +77,23 @@ export function newVar(aval: AbstractValue): Var {
 export function constAtom(value: TensorView): Const {
   return { kind: 'const', aval: { shape: value.shape, dtype: value.dtype }, value };
 }
+
+/** A value's key for liveness: a variable's id, or the Const object itself. */
+export type AtomKey = number | Const;
+
+export function atomKey(a: Atom): AtomKey {
+  return a.kind === 'var' ? a.id : a;
+}
+
+/**
+ * For each value, the index of the last equation that reads it; program outputs live to
+ * the end (index = equations.length). Executors free a value after its last use.
+ */
+export function lastUses(program: Program): Map<AtomKey, number> {
+  const last = new Map<AtomKey, number>();
+  program.equations.forEach((eq, i) => {
+    for (const a of eq.inputs) last.set(atomKey(a), i);
+  });
+  for (const a of program.outputs) last.set(atomKey(a), program.equations.length);
+  return last;
+}

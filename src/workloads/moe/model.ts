@@ -25,7 +25,7 @@ import * as random from '../../program/random.js';
 import type { Tensor } from '../../program/tracer.js';
 import type { DType } from '../../tpu/dtype.js';
 import type { AbstractValue } from '../../tpu/tensor.js';
-import { type NormParams, attention, feedForward, layerNorm } from '../transformer/model.js';
+import { type NormParams, attention, feedForward, layerNorm, lingvoInitializer } from '../transformer/model.js';
 import { type ShardingPlan, type WeightKind, dataParallelPlan } from '../transformer/sharding.js';
 import { type MoeConfig, expertCapacity } from './config.js';
 
@@ -106,14 +106,7 @@ export function abstractMoeParams(c: MoeConfig): MoeParams<AbstractValue> {
 }
 
 export function initMoeParams(c: MoeConfig, key: random.Key): MoeParams {
-  let k = key;
-  return buildMoeParams(c, (s) => {
-    if (s.init === 'ones') return jnp.ones(s.shape, c.dtype);
-    if (s.init === 'zeros') return jnp.zeros(s.shape, c.dtype);
-    const [next, sub] = random.splitKeys(k, 2);
-    k = next!;
-    return jnp.astype(jnp.multiply(random.normal(sub!, s.shape, 'f32'), 1 / Math.sqrt(s.fanIn)), c.dtype);
-  });
+  return buildMoeParams(c, lingvoInitializer(c.dtype as DType, key));
 }
 
 /** The layouts: dense parts data parallel over the expert axis; experts split over it. */

@@ -92,16 +92,28 @@ export function abstractParams(c: TransformerConfig): TransformerParams<Abstract
   return buildParams(c, (s) => ({ shape: [...s.shape], dtype: c.dtype as DType }));
 }
 
-/** Real parameters, initialized as lingvo does: N(0, 1/fan_in) weights, unit-variance embeddings, LN scale 1 and bias 0. */
-export function initParams(c: TransformerConfig, key: random.Key): TransformerParams {
+/**
+ * A leaf maker that initializes parameters as lingvo does: N(0, 1/fan_in) weights (the
+ * embedding's fan-in is 1: unit variance), norm scales 1 and biases 0. Keys are split off
+ * `key` in the order the tree builder asks for leaves, so a seed fixes every parameter.
+ */
+export function lingvoInitializer(
+  dtype: DType,
+  key: random.Key,
+): (slot: { readonly shape: readonly number[]; readonly fanIn: number; readonly init: ParamSlot['init'] }) => Tensor {
   let k = key;
-  return buildParams(c, (s) => {
-    if (s.init === 'ones') return jnp.ones(s.shape, c.dtype);
-    if (s.init === 'zeros') return jnp.zeros(s.shape, c.dtype);
+  return (s) => {
+    if (s.init === 'ones') return jnp.ones(s.shape, dtype);
+    if (s.init === 'zeros') return jnp.zeros(s.shape, dtype);
     const [next, sub] = random.splitKeys(k, 2);
     k = next!;
-    return jnp.astype(jnp.multiply(random.normal(sub!, s.shape, 'f32'), 1 / Math.sqrt(s.fanIn)), c.dtype);
-  });
+    return jnp.astype(jnp.multiply(random.normal(sub!, s.shape, 'f32'), 1 / Math.sqrt(s.fanIn)), dtype);
+  };
+}
+
+/** Real parameters, initialized as lingvo does. */
+export function initParams(c: TransformerConfig, key: random.Key): TransformerParams {
+  return buildParams(c, lingvoInitializer(c.dtype as DType, key));
 }
 
 export function layerNorm(p: NormParams<Tensor>, x: Tensor): Tensor {
