@@ -96,14 +96,17 @@ describe.skipIf(!haveChromium)('live page in headless Chromium', () => {
       before,
       { timeout: 10_000 },
     );
+    // A cell shows the utilization of the latest window of simulated time; a window that
+    // happened to hold only the step's all-reduce is a true 0, so only the range is certain.
     const mxu = await page.$$eval('.core', (els) => els.map((e) => Number((e as HTMLElement).dataset.mxu)));
-    expect(mxu.every((u) => u > 0 && u <= 1)).toBe(true);
+    expect(mxu.every((u) => u >= 0 && u <= 1)).toBe(true);
 
     const panel = page.locator(`.job-panel[data-job-id="${jobId}"]`);
     expect(await panel.locator('.progress-text').textContent()).toBe('step 4 of 4');
     const figures = await panel.locator('dd').allTextContents();
     expect(figures).toHaveLength(3);
     for (const f of figures) expect(f).not.toBe('–');
+    expect(Number.parseFloat(figures[1]!)).toBeGreaterThan(0); // the job's MFU, from its steps
 
     // Two pod charts, with points.
     expect(await page.$$eval('.charts canvas', (els) => els.length)).toBe(2);
