@@ -105,6 +105,8 @@ export function metricsText(m: Readonly<Record<string, number>>): string {
     .join(' ');
 }
 
+const RESULT_LINE_LIMIT = 240;
+
 /** A result as `key: value` lines; nested values as compact JSON, long arrays summarized. */
 export function resultText(result: unknown): string {
   if (result === null || typeof result !== 'object' || Array.isArray(result) || ArrayBuffer.isView(result)) return toJson(result, 0);
@@ -113,9 +115,15 @@ export function resultText(result: unknown): string {
       if (typeof v === 'number') return `${k}: ${formatNumber(v)}`;
       const arr = Array.isArray(v) ? v : ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : undefined;
       const item = (x: unknown) => (typeof x === 'number' ? formatNumber(x) : toJson(x, 0));
-      if (arr && arr.length > 8) return `${k}: [${arr.slice(0, 8).map(item).join(', ')}, … ${arr.length} items]`;
-      if (arr) return `${k}: [${arr.map(item).join(', ')}]`;
-      return `${k}: ${toJson(v, 0)}`;
+      const line =
+        arr && arr.length > 8
+          ? `${k}: [${arr.slice(0, 8).map(item).join(', ')}, … ${arr.length} items]`
+          : arr
+            ? `${k}: [${arr.map(item).join(', ')}]`
+            : `${k}: ${toJson(v, 0)}`;
+      // A value too long for a line (per-batch records, say) is left to --json.
+      if (line.length <= RESULT_LINE_LIMIT) return line;
+      return `${k}: ${arr ? `${arr.length} items` : 'an object'} (--json shows it)`;
     })
     .join('\n');
 }

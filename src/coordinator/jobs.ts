@@ -347,7 +347,7 @@ export class JobManager {
     const config = parsed.data as Record<string, unknown>;
     const info = this.executor.info;
     const mesh = req.mesh ?? null;
-    const cores = Object.values(mesh ?? info.defaultMesh).reduce((p, d) => p * d, 1);
+    const cores = Object.values(mesh ?? plugin.mesh?.(config, info) ?? info.defaultMesh).reduce((p, d) => p * d, 1);
     if (mesh && (Object.keys(mesh).length === 0 || cores > info.numCores)) {
       const shown = Object.entries(mesh).map(([k, v]) => `${k}=${v}`).join(',');
       throw new ProtocolError('invalid_mesh', `mesh {${shown}} needs ${cores} cores; the pod has ${info.numCores}`, 'mesh');

@@ -158,6 +158,8 @@ export interface WorkloadPlugin<C = any, R = any> {
   readonly configSchema: z.ZodType<C>;
   /** What the job needs, for admission. */
   resources?(config: C, pod: PodInfo): { cores: number; hbmBytesPerCore: number };
+  /** The mesh the job runs on when the submitter names none (default: the pod's default mesh). */
+  mesh?(config: C, pod: PodInfo): Readonly<Record<string, number>>;
   /** R: a plain msgpack-able result object. */
   run(ctx: JobContext, config: C): Promise<R>;
 }

@@ -284,7 +284,7 @@ export class Pod {
   private async runNow(job: PodJob, hooks: JobHooks): Promise<unknown> {
     if (this.closed) throw new Error(`pod is closed; job ${job.id} was not run`);
     const config = parseConfig(job.plugin, job.config);
-    const meshAxes = job.mesh ?? this.info.defaultMesh;
+    const meshAxes = job.mesh ?? job.plugin.mesh?.(config, this.info) ?? this.info.defaultMesh;
     const mesh: DeviceMesh = makeMesh(meshAxes, checkMeshSize(meshAxes, this.info.numCores));
     this.admit(job, config, mesh);
     if (hooks.signal.aborted) throw new JobCancelledError(job.id);

@@ -33,3 +33,13 @@ describe('CLI helpers', () => {
     expect(resultText({ xs: Array.from({ length: 20 }, (_, i) => i), mfu: 0.123456 })).toBe('xs: [0, 1, 2, 3, 4, 5, 6, 7, … 20 items]\nmfu: 0.1235');
   });
 });
+
+describe('resultText: values too long for a line', () => {
+  it('leaves records that do not fit on a line to --json', () => {
+    const batches = Array.from({ length: 3 }, (_, i) => ({ batch: i, recall: 0.99, detail: 'x'.repeat(100) }));
+    const text = resultText({ recall: 0.99, batches, bound: { score: 'mxu' } });
+    expect(text).toContain('batches: 3 items (--json shows it)');
+    expect(text).toContain('bound: {"score":"mxu"}');
+    expect(text).toContain('recall: 0.99');
+  });
+});
