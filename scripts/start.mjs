@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npm start`: builds if the build is missing or older than the sources, runs `tpusim up`
- * with the default topology (v4-8), submits the demo job (matmul) and waits for its result,
+ * with the default topology (v4-8), submits the demo job (knn: TPU-KNN search) and waits for its result,
  * then prints where to look and keeps the pod up until Ctrl-C.
  *
  *   npm start                 as above
@@ -100,8 +100,11 @@ async function main() {
     }
   }
 
-  console.log('\ntpusim: submitting the demo job: matmul (a data-parallel matmul + all-reduce on every core)');
-  const submit = spawnSync(process.execPath, [cli, 'submit', 'matmul', '--name', 'demo', '--wait', '--logs', '--data-dir', dataDir], { stdio: 'inherit' });
+  console.log(
+    '\ntpusim: submitting the demo job: knn (TPU-KNN: brute-force search with approx top-k over a database sharded on every core;' +
+      ' it reports recall against exact search and which unit bounds each step)',
+  );
+  const submit = spawnSync(process.execPath, [cli, 'submit', 'knn', '--name', 'demo', '--wait', '--logs', '--data-dir', dataDir], { stdio: 'inherit' });
   const info = readInfo(dataDir);
   const http = info ? `http://${info.host.includes(':') ? `[${info.host}]` : info.host}:${info.port}` : 'http://127.0.0.1:8470';
   const isDefaultDir = dataDir === resolve(process.env.TPUSIM_DATA_DIR ?? join(homedir(), '.tpusim'));
@@ -114,7 +117,8 @@ where to look (tpusim = ${t}):
   health       curl ${http}/healthz
   jobs         tpusim jobs            tpusim status <id>    tpusim result <id> [--json]
   logs         tpusim logs <id> [--follow]
-  more jobs    tpusim submit matmul --set m=512 --set steps=10 --wait
+  more jobs    tpusim submit transformer --wait      (the GSPMD paper's LM, 2D-sharded)
+               tpusim submit matmul --set m=512 --set steps=10 --wait
                tpusim workloads       (each workload's config defaults)
   job store    ${join(dataDir, 'jobs.sqlite')}
 ${up ? (once ? '\nstopping the pod (--once) ...' : '\nthe pod stays up; Ctrl-C stops it.') : ''}`);
