@@ -9,6 +9,7 @@
         "src/kernel_avx512.cc",
         "src/reduce.cc",
         "src/topk.cc",
+        "src/partial_reduce.cc",
         "src/im2col.cc"
       ],
       "cflags_cc": ["-O3", "-std=c++17", "-fno-exceptions"],

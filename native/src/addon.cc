@@ -4,11 +4,13 @@
 // (having written nothing) when it cannot run the case.
 #include <node_api.h>
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 
 #include "gemm.h"
 #include "im2col.h"
+#include "partial_reduce.h"
 #include "reduce.h"
 #include "topk.h"
 
@@ -205,6 +207,29 @@ napi_value TopK(napi_env env, napi_callback_info info) {
   return boolean(env, topK(x.data, xt, values.data, static_cast<int32_t*>(indices.data), rows, n, k, inst->topk));
 }
 
+// partialReduce(x, best, at, desc): desc = [offset, n, bins]; the row x[offset, offset + n)
+// (Float32Array) into best (Float32Array) and at (Int32Array), each of at least `bins`.
+napi_value PartialReduce(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Array x, best, at;
+  int64_t d[3];
+  if (argc < 4 || !getArray(env, argv[0], &x) || !getArray(env, argv[1], &best) || !getArray(env, argv[2], &at) ||
+      !getDesc(env, argv[3], 3, d) || x.type != napi_float32_array || best.type != napi_float32_array ||
+      at.type != napi_int32_array) {
+    return boolean(env, false);
+  }
+  const int64_t offset = d[0], n = d[1], bins = d[2];
+  if (offset < 0 || n < 0 || bins <= 0 || offset + n > static_cast<int64_t>(x.length) ||
+      bins > static_cast<int64_t>(best.length) || bins > static_cast<int64_t>(at.length) || n > INT32_MAX) {
+    return boolean(env, false);
+  }
+  partialReduce(static_cast<const float*>(x.data) + offset, n, bins, static_cast<float*>(best.data),
+                static_cast<int32_t*>(at.data));
+  return boolean(env, true);
+}
+
 // im2col(x, patches, desc): desc = [batch, feat, spatial, batchStride, featStride, then per
 // spatial dim: inSize, inStride, kernelSize, outSize, windowStride, padLow, lhsDilation, rhsDilation].
 napi_value Im2col(napi_env env, napi_callback_info info) {
@@ -299,6 +324,7 @@ NAPI_MODULE_INIT() {
       {"reduce", nullptr, Reduce, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"topK", nullptr, TopK, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"im2col", nullptr, Im2col, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"partialReduce", nullptr, PartialReduce, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"isa", nullptr, Isa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setIsa", nullptr, SetIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
   };

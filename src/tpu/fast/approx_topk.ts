@@ -14,6 +14,7 @@ import { bf16BitsToF32 } from '../dtype.js';
 import type { ApproxTopKParams } from '../ops.js';
 import { approxTopKReductionOutputSize } from '../prims/approx_topk.js';
 import { compareTotalOrder } from '../prims/float_order.js';
+import type { KernelBackend } from './backend.js';
 import type { FastKernel } from './types.js';
 
 let bf16Table: Float32Array | null = null;
@@ -99,7 +100,8 @@ function partialReduce(row: Float32Array, base: number, n: number, bins: number,
   }
 }
 
-export function makeApproxMaxK(): FastKernel<'approx_max_k'> {
+/** The kernel on `backend`: its native PartialReduce where it has one, the loop above otherwise. */
+export function makeApproxMaxK(backend?: KernelBackend): FastKernel<'approx_max_k'> {
   return (inputs, outputs, params: ApproxTopKParams) => {
     const x = inputs[0];
     const values = outputs[0];
@@ -136,7 +138,9 @@ export function makeApproxMaxK(): FastKernel<'approx_max_k'> {
         row = src as Float32Array;
         rowBase = base;
       }
-      if (bins > 0) partialReduce(row, rowBase, n, bins, binValue, binIndex);
+      if (bins > 0 && !backend?.partialReduce?.(row, rowBase, n, bins, binValue, binIndex)) {
+        partialReduce(row, rowBase, n, bins, binValue, binIndex);
+      }
       const outBase = r * outSize;
       if (!params.aggregateToTopk) {
         // The survivors in bin order, unsorted (every element, in order, when nothing was reduced).

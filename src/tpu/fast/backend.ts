@@ -52,6 +52,12 @@ export interface KernelBackend {
    */
   im2col?(x: FloatArray, patches: Float32Array, desc: Float64Array): boolean;
   /**
+   * Optional native PartialReduce (approx_max_k's first stage) of the f32 row
+   * x[offset, offset + n) into `bins` strided bins: best value and position per bin, ranked
+   * as the reference ranks them. False: not done (the caller runs its own loop).
+   */
+  partialReduce?(x: Float32Array, offset: number, n: number, bins: number, best: Float32Array, at: Int32Array): boolean;
+  /**
    * Three scratch Float32Arrays of at least `l0`, `l1`, `l2` elements, reused across calls
    * (grow-only), placed where `gemm` reads them without a copy. Valid until the next
    * scratch() or gemm() call on this backend; null when memory is exhausted.

@@ -1,6 +1,6 @@
 /**
  * The fast path for the hot primitives (dot_general, conv_general_dilated, reduce_sum,
- * reduce_max, reduce_min, top_k), on the best backend that loads on this host:
+ * reduce_max, reduce_min, top_k, approx_max_k), on the best backend that loads on this host:
  *   native (N-API addon; AVX-512, AVX2+FMA or portable C++ by CPUID) > WASM SIMD > plain JS.
  * TPUSIM_FAST_BACKEND=native|wasm|js forces one (native or wasm fall back down the list
  * when they cannot load). Loading is synchronous, at import, because the executor calls
@@ -30,7 +30,7 @@ export function fastKernelsFor(backend: KernelBackend): FastKernelTable {
     reduce_max: makeReduce<'reduce_max'>(backend, ReduceKind.Max),
     reduce_min: makeReduce<'reduce_min'>(backend, ReduceKind.Min),
     top_k: makeTopK(backend),
-    approx_max_k: makeApproxMaxK(),
+    approx_max_k: makeApproxMaxK(backend),
   };
 }
 

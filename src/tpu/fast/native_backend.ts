@@ -14,6 +14,7 @@ interface NativeAddon {
   reduce(op: number, x: FloatArray, out: FloatArray, desc: Float64Array): boolean;
   topK(x: FloatArray, values: FloatArray, indices: Int32Array, desc: Float64Array): boolean;
   im2col(x: FloatArray, patches: Float32Array, desc: Float64Array): boolean;
+  partialReduce?(x: Float32Array, best: Float32Array, at: Int32Array, desc: Float64Array): boolean;
   isa(): 'avx512' | 'avx2' | 'generic';
   setIsa(name: string): boolean;
 }
@@ -80,6 +81,15 @@ class NativeBackend implements KernelBackend {
 
   im2col(x: FloatArray, patches: Float32Array, desc: Float64Array): boolean {
     return this.addon.im2col(x, patches, desc);
+  }
+
+  partialReduce(x: Float32Array, offset: number, n: number, bins: number, best: Float32Array, at: Int32Array): boolean {
+    // An addon built before this entry existed has no partialReduce: the caller's loop runs.
+    if (this.addon.partialReduce === undefined) return false;
+    this.desc3[0] = offset;
+    this.desc3[1] = n;
+    this.desc3[2] = bins;
+    return this.addon.partialReduce(x, best, at, this.desc3);
   }
 
   scratch(l0: number, l1: number, l2: number): readonly Float32Array[] {

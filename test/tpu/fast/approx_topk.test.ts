@@ -2,11 +2,19 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { f32ToBf16Bits } from '../../../src/tpu/dtype.js';
 import { makeApproxMaxK } from '../../../src/tpu/fast/approx_topk.js';
+import { availableBackends } from '../../../src/tpu/fast/index.js';
+import type { FastKernel } from '../../../src/tpu/fast/types.js';
 import type { ApproxTopKParams } from '../../../src/tpu/ops.js';
 import { primitiveDef } from '../../../src/tpu/primitives.js';
 import { type TensorView, hostTensor } from '../../../src/tpu/tensor.js';
 
-const fast = makeApproxMaxK();
+// The JS loop, and every backend with a native PartialReduce.
+const KERNELS: [string, FastKernel<'approx_max_k'>][] = [
+  ['js loop', makeApproxMaxK()],
+  ...availableBackends()
+    .filter((b) => b.partialReduce !== undefined)
+    .map((b): [string, FastKernel<'approx_max_k'>] => [b.name, makeApproxMaxK(b)]),
+];
 const def = primitiveDef('approx_max_k');
 
 /** Values with many ties, signed zeros, infinities and NaNs, so every tie rule is exercised. */
@@ -18,7 +26,7 @@ function tensor(dtype: 'f32' | 'bf16', shape: number[], values: readonly number[
   return t;
 }
 
-function both(x: TensorView, p: ApproxTopKParams): { ref: TensorView[]; got: TensorView[]; handled: boolean } {
+function both(fast: FastKernel<'approx_max_k'>, x: TensorView, p: ApproxTopKParams): { ref: TensorView[]; got: TensorView[]; handled: boolean } {
   const avals = def.shape([x], p);
   const ref = avals.map((v) => hostTensor(v.dtype, v.shape));
   const got = avals.map((v) => hostTensor(v.dtype, v.shape));
@@ -26,7 +34,7 @@ function both(x: TensorView, p: ApproxTopKParams): { ref: TensorView[]; got: Ten
   return { ref, got, handled: fast([x], got, p) };
 }
 
-describe('fast approx_max_k', () => {
+describe.each(KERNELS)('fast approx_max_k (%s)', (_name, fast) => {
   it('matches the reference kernel bit for bit, reductions, overrides, ties and NaNs included', () => {
     let compared = 0;
     let reduced = 0;
@@ -60,7 +68,7 @@ describe('fast approx_max_k', () => {
           };
           let result;
           try {
-            result = both(x, p);
+            result = both(fast, x, p);
           } catch {
             return; // a shape the op rejects (k above the survivors): nothing to compare
           }
