@@ -6,6 +6,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { estimateCommand } from './estimate.js';
 import { EXIT_JOB_FAILED, EXIT_USAGE, UsageError } from './format.js';
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   workloadsCommand,
   demoCommand,
   estimateCommand,
+  benchCommand,
 ];
 
 /** node:util parseArgs failures (unknown flag, missing value) are usage errors too. */
