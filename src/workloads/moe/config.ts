@@ -5,20 +5,13 @@
  * dispatch to experts and the combine back are all-to-alls on that axis.
  */
 import { z } from 'zod';
-import { OPTIMIZERS } from '../transformer/config.js';
+import { LM_SHAPE_FIELDS, OPTIMIZERS } from '../transformer/config.js';
 
 export const moeConfigSchema = z
   .object({
-    /** Total layers; a multiple of moeEvery (the last layer of each run of moeEvery is MoE). */
-    layers: z.number().int().positive().default(2),
-    modelDim: z.number().int().positive().default(32),
-    ffnDim: z.number().int().positive().default(64),
-    heads: z.number().int().positive().default(4),
-    kvDim: z.number().int().positive().default(8),
-    vocab: z.number().int().positive().default(32),
-    seqLen: z.number().int().positive().default(16),
-    /** Global batch in sequences; each sequence is one group of tokens for the gate. */
-    batch: z.number().int().positive().default(8),
+    // layers is a multiple of moeEvery (the last layer of each run of moeEvery is MoE);
+    // each sequence of the batch is one group of tokens for the gate.
+    ...LM_SHAPE_FIELDS,
     experts: z.number().int().positive().default(8),
     /** Every moeEvery-th layer is a MoE layer (GShard: every other layer). */
     moeEvery: z.number().int().positive().default(2),

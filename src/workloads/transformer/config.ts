@@ -12,17 +12,22 @@ export type ShardingStrategy = (typeof SHARDING_STRATEGIES)[number];
 export const OPTIMIZERS = ['adafactor', 'adam'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
+/** The LM's shape fields, shared by the dense and the MoE configs (small defaults that train in seconds). */
+export const LM_SHAPE_FIELDS = {
+  layers: z.number().int().positive().default(2),
+  modelDim: z.number().int().positive().default(32),
+  ffnDim: z.number().int().positive().default(64),
+  heads: z.number().int().positive().default(4),
+  kvDim: z.number().int().positive().default(8),
+  vocab: z.number().int().positive().default(32),
+  seqLen: z.number().int().positive().default(16),
+  /** Global batch, in sequences. */
+  batch: z.number().int().positive().default(8),
+};
+
 export const transformerConfigSchema = z
   .object({
-    layers: z.number().int().positive().default(2),
-    modelDim: z.number().int().positive().default(32),
-    ffnDim: z.number().int().positive().default(64),
-    heads: z.number().int().positive().default(4),
-    kvDim: z.number().int().positive().default(8),
-    vocab: z.number().int().positive().default(32),
-    seqLen: z.number().int().positive().default(16),
-    /** Global batch, in sequences. */
-    batch: z.number().int().positive().default(8),
+    ...LM_SHAPE_FIELDS,
     /** Gated GELU FFN (T5.1.1 / lingvo's gated_gelu): gelu(x·Wi0) ⊙ (x·Wi1) · Wo. */
     gatedGelu: z.boolean().default(false),
     optimizer: z.enum(OPTIMIZERS).default('adafactor'),
